@@ -1,0 +1,5 @@
+"""PostgreSQL + pgvector: connections, tenant scoping, migrations, the embedded server."""
+
+from shared.db.database import Database
+
+__all__ = ["Database"]
