@@ -46,6 +46,8 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         frozen=True,
+        env_ignore_empty=True,  # local.settings.json lists unset values as ""
+
     )
 
     # --- runtime -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def check() -> HealthReport:
 
     try:
         services = get_services()
-    except Exception as exc:  # noqa: BLE001 - health must report, whatever broke
+    except Exception as exc:
         down = Component(ok=False, detail=f"start-up failed: {exc}")
         return HealthReport(ok=False, provider="unknown", database=down, model=down)
     database = _probe(services.db.ping)
@@ -37,6 +37,6 @@ def check() -> HealthReport:
 def _probe(fn: object) -> Component:
     try:
         detail = fn()  # type: ignore[operator]
-    except (RagworkerError, OSError, Exception) as exc:  # noqa: BLE001
+    except (RagworkerError, OSError, Exception) as exc:
         return Component(ok=False, detail=f"{type(exc).__name__}: {exc}")
     return Component(ok=True, detail=str(detail))

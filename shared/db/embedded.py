@@ -22,20 +22,20 @@ _servers: dict[Path, Any] = {}
 
 def start(data_dir: Path) -> str:
     """Start (or reuse) the server in ``data_dir``; return the app role's connection URL."""
-    import pgserver  # deferred: a dev/test dependency, absent in Azure
+    from pgserver.postgres_server import get_server  # deferred: a dev/test dependency, absent in Azure
 
     data_dir = data_dir.resolve()
     with _lock:
         server = _servers.get(data_dir)
         if server is None:
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = pgserver.get_server(data_dir, cleanup_mode="stop")
+            server = get_server(data_dir, cleanup_mode="stop")
             _servers[data_dir] = server
     admin_url = server.get_uri()
     _bootstrap(admin_url)
     params = conninfo_to_dict(admin_url)
     params.update(user=APP_ROLE, dbname=APP_DATABASE, password=None)
-    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
 
 
 def admin_url(data_dir: Path) -> str:
@@ -43,7 +43,7 @@ def admin_url(data_dir: Path) -> str:
     server = _servers[data_dir.resolve()]
     params = conninfo_to_dict(server.get_uri())
     params.update(dbname=APP_DATABASE)
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def stop_all() -> None:
@@ -64,5 +64,5 @@ def _bootstrap(admin: str) -> None:
                 sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)))
     params = conninfo_to_dict(admin)
     params.update(dbname=APP_DATABASE)
-    with connect(make_conninfo(**params), autocommit=True) as conn:
+    with connect(make_conninfo("", **params), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")

@@ -8,6 +8,7 @@ Concurrent cold starts wait on the lock, so exactly one instance applies each fi
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 from psycopg import Connection, sql
 
@@ -17,11 +18,11 @@ _LOCK_KEY = 0x7261_6777  # "ragw"
 def available() -> list[tuple[str, str]]:
     """(version, sql text) of every migration file, in order."""
     folder = resources.files("shared.db").joinpath("migrations")
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text("utf-8")) for f in files]
 
 
-def migrate(conn: Connection[object], *, embedding_dimensions: int, app_role: str | None = None) -> list[str]:
+def migrate(conn: Connection[Any], *, embedding_dimensions: int, app_role: str | None = None) -> list[str]:
     """Apply pending migrations; return the versions applied. ``conn`` must be in autocommit."""
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
@@ -34,7 +35,9 @@ def migrate(conn: Connection[object], *, embedding_dimensions: int, app_role: st
         for version, text in available():
             if version in done:
                 continue
-            statement = sql.SQL(text).format(embedding_dimensions=sql.Literal(embedding_dimensions))  # type: ignore[arg-type]
+            # Migration files ship with the code: they are trusted SQL, not input.
+            template = sql.SQL(text)
+            statement = template.format(embedding_dimensions=sql.Literal(embedding_dimensions))
             with conn.transaction():
                 conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
@@ -46,7 +49,7 @@ def migrate(conn: Connection[object], *, embedding_dimensions: int, app_role: st
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def _grant(conn: Connection[object], role: str) -> None:
+def _grant(conn: Connection[Any], role: str) -> None:
     """Let the app's identity use the tables when migrations ran as another (admin) role."""
     ident = sql.Identifier(role)
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))

@@ -29,7 +29,7 @@ def build_model_client(settings: Settings) -> ModelClient:
             api_version=settings.azure_openai_api_version,
             max_retries=settings.model_max_retries,
             timeout=settings.model_timeout_seconds,
-            **auth,  # type: ignore[arg-type]
+            **auth,
         )
     else:
         client = openai.OpenAI(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,7 +16,7 @@ from shared.llm.types import ChatResult, EmbeddingResult, Message, Parsed, Role,
 from shared.tokens import count_text, count_tokens
 
 MODEL_NAME = "offline"
-_TOKEN_MODEL = "gpt-4o"  # only used to report token counts comparable with the real models
+_COUNTING_MODEL = "gpt-4o"  # only used to report token counts comparable with the real models
 
 
 class OfflineModelClient:
@@ -37,8 +37,8 @@ class OfflineModelClient:
         return EmbeddingResult(vectors=vectors.tolist(), usage=Usage(model=MODEL_NAME, prompt_tokens=tokens))
 
     def _usage(self, messages: Sequence[Message], text: str) -> Usage:
-        return Usage(model=MODEL_NAME, prompt_tokens=count_tokens(messages, _TOKEN_MODEL),
-                     completion_tokens=count_text(text, _TOKEN_MODEL))
+        return Usage(model=MODEL_NAME, prompt_tokens=count_tokens(messages, _COUNTING_MODEL),
+                     completion_tokens=count_text(text, _COUNTING_MODEL))
 
     def chat(
         self,
@@ -68,7 +68,7 @@ class OfflineModelClient:
             value = schema.model_validate(data)
         except ValidationError as exc:
             raise SchemaViolationError(f"offline classification does not fit {schema.__name__}: {exc}") from exc
-        return Parsed(value=cast(T, value), usage=self._usage(messages, json.dumps(data)))
+        return Parsed(value=value, usage=self._usage(messages, json.dumps(data)))
 
     def ping(self) -> str:
         return f"offline: hashing embedder, {self.embedder.dim} dimensions"

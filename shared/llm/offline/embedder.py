@@ -14,9 +14,11 @@ import numpy.typing as npt
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
-    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "
-    "me my no not of on or our so than that the their them then there these they this to was we were what "
-    "when where which who why will with would you your yes".split()
+    (
+        "a an and are as at be been but by can could did do does for from had has have how i if in into is it "
+        "its me my no not of on or our so than that the their them then there these they this to was we were "
+        "what when where which who why will with would you your yes "
+    ).split()
 )
 _M1, _M2, _M3 = np.uint32(0x9E3779B1), np.uint32(0x85EBCA77), np.uint32(0xC2B2AE3D)
 
@@ -60,8 +62,9 @@ class HashingEmbedder:
             [np.full(word_hashes.size, self._ww, np.float64), np.full(gram_hashes.size, self._nw, np.float64)]
         )
         signs = np.where((hashes >> np.uint32(31)) & np.uint32(1), -1.0, 1.0)
-        vec = np.bincount((hashes % np.uint32(self.dim)).astype(np.intp), weights=weights * signs,
-                          minlength=self.dim)
+        vec: npt.NDArray[np.float64] = np.bincount(
+            (hashes % np.uint32(self.dim)).astype(np.intp), weights=weights * signs, minlength=self.dim
+        ).astype(np.float64)
         norm = float(np.linalg.norm(vec))
         if norm == 0.0:
             vec = np.zeros(self.dim)
