@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     database_entra_scope: str = Field(
         "https://ossrdbms-aad.database.windows.net/.default", validation_alias=_env("DATABASE_ENTRA_SCOPE"),
         description="Token scope for Azure Database for PostgreSQL.")
+    database_auto_migrate: bool | None = Field(
+        None, validation_alias=_env("DATABASE_AUTO_MIGRATE"),
+        description="Apply migrations at start-up. Default: on in development; off in production, where the "
+                    "deployment hook migrates as an admin and the app's identity only reads and writes.")
     database_pool_max_size: int = Field(
         8, ge=1, le=100, validation_alias=_env("DATABASE_POOL_MAX_SIZE"), description="Connections per instance.")
 
@@ -165,6 +169,21 @@ class Settings(BaseSettings):
     max_blob_bytes: int = Field(
         50 * 1024 * 1024, ge=1, validation_alias=_env("MAX_BLOB_BYTES"),
         description="Larger blobs are recorded as too_large without being downloaded.")
+    embedding_concurrency: int = Field(
+        4, ge=1, le=32, validation_alias=_env("EMBEDDING_CONCURRENCY"),
+        description="Embeddings requests in flight per document.")
+    embedding_tpm_limit: int = Field(
+        0, ge=0, validation_alias=_env("EMBEDDING_TPM_LIMIT"),
+        description="Tokens per minute shared by every instance (kept in PostgreSQL); 0 = no shared budget.")
+    embedding_tpm_window_seconds: float = Field(
+        60.0, gt=0, le=3600, validation_alias=_env("EMBEDDING_TPM_WINDOW_SECONDS"),
+        description="Sliding window of the shared token budget.")
+    embedding_quota_max_wait_seconds: float = Field(
+        120.0, ge=0, validation_alias=_env("EMBEDDING_QUOTA_MAX_WAIT_SECONDS"),
+        description="Longest wait for the shared budget before the invocation fails as transient.")
+    ingest_spool_memory_bytes: int = Field(
+        8 * 1024 * 1024, ge=65536, validation_alias=_env("INGEST_SPOOL_MEMORY_BYTES"),
+        description="Blob bodies above this size are spooled to a temporary file while read.")
 
     # --- classification ------------------------------------------------------------------
     ticket_categories: Annotated[list[str], NoDecode] = Field(
@@ -175,6 +194,27 @@ class Settings(BaseSettings):
         validation_alias=_env("TICKET_PRIORITIES"), description="Comma-separated priorities, lowest first.")
     max_ticket_body_chars: int = Field(
         20_000, ge=100, validation_alias=_env("MAX_TICKET_BODY_CHARS"), description="Longest ticket body accepted.")
+    max_ticket_subject_chars: int = Field(
+        300, ge=20, le=5000, validation_alias=_env("MAX_TICKET_SUBJECT_CHARS"),
+        description="Longest ticket subject accepted.")
+    classifier_prompt_version: str = Field(
+        "v2", pattern=r"^v\d+$", validation_alias=_env("CLASSIFIER_PROMPT_VERSION"),
+        description="Prompt file shared/prompts/ticket_classifier/<version>.md; recorded with every outcome.")
+    company_name: str = Field(
+        "Lumora", min_length=1, max_length=100, validation_alias=_env("COMPANY_NAME"),
+        description="Company named in the classifier prompt.")
+    ticket_summary_max_chars: int = Field(
+        300, ge=40, le=2000, validation_alias=_env("TICKET_SUMMARY_MAX_CHARS"),
+        description="Longest analysis summary accepted from the model.")
+    ticket_max_resolution_hours: float = Field(
+        720.0, ge=1, le=8760, validation_alias=_env("TICKET_MAX_RESOLUTION_HOURS"),
+        description="Upper bound of a valid estimated_resolution_hours.")
+    rejected_body_max_chars: int = Field(
+        4000, ge=0, le=1_000_000, validation_alias=_env("REJECTED_BODY_MAX_CHARS"),
+        description="Raw body kept with a rejected ticket outcome (truncated beyond this).")
+    publish_max_tickets: int = Field(
+        10_000, ge=1, validation_alias=_env("PUBLISH_MAX_TICKETS"),
+        description="Most tickets the publish command sends from one file.")
 
     # --- answering -----------------------------------------------------------------------
     max_question_chars: int = Field(
@@ -182,8 +222,43 @@ class Settings(BaseSettings):
     retrieval_top_k: int = Field(
         5, ge=1, le=50, validation_alias=_env("RETRIEVAL_TOP_K"), description="Chunks given to the model.")
     relevance_floor: float = Field(
-        0.2, ge=0, le=1, validation_alias=_env("RELEVANCE_FLOOR"),
-        description="Minimum cosine similarity for a chunk to count as relevant.")
+        0.25, ge=0, le=1, validation_alias=_env("RELEVANCE_FLOOR"),
+        description="Minimum cosine similarity for a chunk to count as relevant, for embedding models "
+                    "not listed in RELEVANCE_FLOORS.")
+    relevance_floors: dict[str, float] = Field(
+        default_factory=lambda: {"offline": 0.19, "text-embedding-3-small": 0.3, "text-embedding-3-large": 0.3},
+        validation_alias=_env("RELEVANCE_FLOORS"),
+        description="JSON: relevance floor per embedding model (cosine scales differ by model), e.g. "
+                    "{\"offline\": 0.19}.")
+    rrf_k: int = Field(
+        60, ge=1, le=1000, validation_alias=_env("RRF_K"),
+        description="Reciprocal rank fusion constant: score = sum of 1 / (RRF_K + rank) over both legs.")
+    retrieval_candidates: int = Field(
+        40, ge=1, le=1000, validation_alias=_env("RETRIEVAL_CANDIDATES"),
+        description="Candidates taken from each leg (vector, full text) before fusion.")
+    max_top_k: int = Field(
+        20, ge=1, le=50, validation_alias=_env("MAX_TOP_K"), description="Largest top_k a request may ask for.")
+    hnsw_ef_search: int = Field(
+        100, ge=10, le=1000, validation_alias=_env("HNSW_EF_SEARCH"),
+        description="hnsw.ef_search for retrieval; at 100+ the planner picks the HNSW index under a tenant filter.")
+    hnsw_iterative_scan: Literal["off", "relaxed_order", "strict_order"] = Field(
+        "relaxed_order", validation_alias=_env("HNSW_ITERATIVE_SCAN"),
+        description="pgvector iterative index scans: keep scanning until enough rows pass the tenant filter.")
+    hnsw_max_scan_tuples: int = Field(
+        20_000, ge=100, validation_alias=_env("HNSW_MAX_SCAN_TUPLES"),
+        description="Upper bound on tuples an iterative HNSW scan visits.")
+    max_tool_rounds: int = Field(
+        3, ge=0, le=10, validation_alias=_env("MAX_TOOL_ROUNDS"),
+        description="Model tool-call rounds (search_documents, get_ticket) per answer; 0 disables tools.")
+    max_history_tokens: int = Field(
+        2000, ge=0, validation_alias=_env("MAX_HISTORY_TOKENS"),
+        description="Largest conversation history accepted with a question (413 above).")
+    max_ask_body_bytes: int = Field(
+        256 * 1024, ge=1024, validation_alias=_env("MAX_ASK_BODY_BYTES"),
+        description="Largest /api/ask request body (413 above), history included.")
+    answer_prompt_version: str = Field(
+        "v1", pattern=r"^v\d+$", validation_alias=_env("ANSWER_PROMPT_VERSION"),
+        description="System prompt file shared/prompts/answer/<version>.md.")
     context_token_budget: int = Field(
         3000, ge=200, validation_alias=_env("CONTEXT_TOKEN_BUDGET"), description="Tokens of context per answer.")
     answer_max_tokens: int = Field(
@@ -234,6 +309,12 @@ class Settings(BaseSettings):
         if self.openai_base_url:
             return "openai"
         return "offline"
+
+    @property
+    def auto_migrate(self) -> bool:
+        if self.database_auto_migrate is not None:
+            return self.database_auto_migrate
+        return self.environment == "development"
 
     @property
     def token_cache_dir(self) -> Path:

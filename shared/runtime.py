@@ -26,12 +26,13 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
-        from shared import tokens
+        from shared import telemetry, tokens
 
         logging.getLogger().setLevel(settings.log_level.upper())
-        # TELEMETRY-HOOK
+        if telemetry.configure_telemetry(settings.applicationinsights_connection_string):
+            telemetry.install_log_correlation()
         tokens.configure(settings.token_cache_dir, settings.token_encoding)
-        db = Database.from_settings(settings).open(run_migrations=migrate)
+        db = Database.from_settings(settings).open(run_migrations=migrate and settings.auto_migrate)
         return cls(settings=settings, db=db, model=build_model_client(settings))
 
     def close(self) -> None:

@@ -50,7 +50,7 @@ def stop_all() -> None:
     """Stop every server this process started (the demo calls this before it exits)."""
     with _lock:
         for server in _servers.values():
-            server.cleanup()
+            server.cleanup()  # with cleanup_mode="stop" this stops the server and keeps the data
         _servers.clear()
 
 
