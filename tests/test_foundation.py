@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import subprocess
@@ -114,3 +115,18 @@ def test_openai_compatible_provider(make_services, aoai_server: ScriptedAOAI) ->
     assert services.model.chat([{"role": "user", "content": "hi"}]).text == "from vllm"
     assert aoai_server.calls("chat")[0].path == "/v1/chat/completions"
     assert isinstance(services.model, object) and openai.__version__
+
+
+def test_cost_uses_the_served_model_when_the_deployment_has_another_name(
+    make_services, aoai_server: ScriptedAOAI  # type: ignore[no-untyped-def]
+) -> None:
+    services = make_services(model_provider="azure", azure_openai_endpoint=aoai_server.url,
+                             azure_openai_api_key="k", chat_deployment="support-bot")
+    # Azure answers with the underlying model's name, whatever the deployment is called.
+    reply = dataclasses.replace(chat_text("hi", prompt_tokens=1_000_000, completion_tokens=0),
+                                model="gpt-4o-mini-2024-07-18")
+    aoai_server.script_chat(reply)
+    usage = services.model.chat([{"role": "user", "content": "hi"}]).usage
+    served = aoai_server.calls("chat")[0]
+    assert served.deployment == "support-bot"
+    assert usage.cost_usd == pytest.approx(0.15)

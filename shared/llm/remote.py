@@ -55,10 +55,10 @@ class RemoteModelClient:
     def model_for(self, role: Role) -> str:
         return self._models[role]
 
-    def _usage(self, model: str, raw: Any, fallback_prompt: int = 0) -> Usage:
+    def _usage(self, model: str, raw: Any, fallback_prompt: int = 0, served: str | None = None) -> Usage:
         prompt = getattr(raw, "prompt_tokens", None) or fallback_prompt
         completion = getattr(raw, "completion_tokens", None) or 0
-        return pricing.estimate(self._prices, model, prompt, completion)
+        return pricing.estimate(self._prices, model, prompt, completion, served_model=served)
 
     def embed(self, texts: Sequence[str]) -> EmbeddingResult:
         model = self.model_for("embeddings")
@@ -70,7 +70,7 @@ class RemoteModelClient:
             raise SchemaViolationError(
                 f"embedding model returned {len(vectors[0])} dimensions; EMBEDDING_DIMENSIONS is {self._dimensions}"
             )
-        usage = self._usage(model, response.usage, sum(count_text(t, model) for t in texts))
+        usage = self._usage(model, response.usage, sum(count_text(t, model) for t in texts), response.model)
         return EmbeddingResult(vectors=vectors, usage=usage)
 
     def chat(
@@ -98,7 +98,7 @@ class RemoteModelClient:
         return ChatResult(
             text=choice.message.content or "",
             finish_reason=choice.finish_reason or "stop",
-            usage=self._usage(model, completion.usage, count_tokens(messages, model)),
+            usage=self._usage(model, completion.usage, count_tokens(messages, model), completion.model),
             tool_calls=calls,
         )
 
@@ -149,12 +149,13 @@ class RemoteModelClient:
                 self._json_schema_supported = False
                 return None
             body = raw.http_response.json()
-            usage = self._usage(model, _Obj(body.get("usage") or {}), count_tokens(messages, model))
+            usage = self._usage(model, _Obj(body.get("usage") or {}), count_tokens(messages, model), body.get("model"))
             try:
                 completion = raw.parse()
             except (ValidationError, ValueError) as exc:
                 content = _first_content(body)
-                return self._repair(model, messages, schema, content, exc, usage)
+                # The repair runs in JSON mode, which does not enforce the schema: state it.
+                return self._repair(model, [schema_instruction(schema), *messages], schema, content, exc, usage)
         message = completion.choices[0].message
         if message.refusal:
             raise RefusalError(f"the model refused: {message.refusal}")
@@ -194,7 +195,8 @@ class RemoteModelClient:
             raise ContentFilteredError("the completion was stopped by the content filter")
         if choice.message.refusal:
             raise RefusalError(f"the model refused: {choice.message.refusal}")
-        return choice.message.content or "", self._usage(model, completion.usage, count_tokens(messages, model))
+        usage = self._usage(model, completion.usage, count_tokens(messages, model), completion.model)
+        return choice.message.content or "", usage
 
     def ping(self) -> str:
         self.embed(["ping"])
