@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
@@ -22,7 +23,7 @@ from shared.runtime import Services, set_services
 TENANT = "contoso"
 QUESTIONS = (
     "How long is the refund window?",
-    "What happens after too many failed sign-in attempts?",
+    "How many failed sign-in attempts lock an account?",
     "What is the API rate limit?",
 )
 
@@ -46,11 +47,11 @@ def upload_samples(connection_string: str, container: str) -> list[str]:
     return names
 
 
-def ingest(services: Services, connection_string: str, container: str, names: list[str]) -> None:
+def ingest(services: Services, container: str, names: list[str]) -> None:
     _rule("ingest_document (blob trigger)")
     ingest_document = handler("ingest_document")
     for name in names:
-        ingest_document(blob_binding(connection_string, container, name))
+        ingest_document(blob_binding(name, container))
     with services.db.tenant(TENANT) as conn:
         rows = conn.execute(
             "SELECT blob_path, status, chunk_count, token_count FROM documents ORDER BY blob_path"
@@ -100,14 +101,15 @@ def main() -> int:
     data_dir = ROOT / ".data" / "demo"
     azurite = Azurite(data_dir / "azurite").start()
     try:
-        settings = load_settings(data_dir=data_dir, documents_storage=azurite.connection_string,
-                                 allow_tenant_header=True)
+        # The host passes connection settings through the environment; so does the demo.
+        os.environ["DocumentsStorage"] = azurite.connection_string  # noqa: SIM112 - the host's spelling
+        settings = load_settings(data_dir=data_dir, allow_tenant_header=True)
         _rule(f"ragworker demo — model provider: {settings.provider}, database: embedded PostgreSQL")
         services = Services.build(settings)
         set_services(services)
         names = upload_samples(azurite.connection_string, settings.documents_container)
         print(f"  uploaded {len(names)} documents to container '{settings.documents_container}'")
-        ingest(services, azurite.connection_string, settings.documents_container, names)
+        ingest(services, settings.documents_container, names)
         ticket_usage = classify()
         answer_usage = ask()
         _rule("token usage")

@@ -82,3 +82,19 @@ def service_bus_message(
         application_properties={"tenant": tenant} if tenant else {}, user_properties={},
         content_type="application/json",
     )
+
+
+def blob_binding(name: str, container: str, connection: str = "DocumentsStorage") -> Any:
+    """The BlobClient the host injects for the SDK-type blob binding, built by the binding's own
+    converter from the ``model_binding_data`` the host sends. The connection setting named here must
+    be in the environment, as it is under the host."""
+    from types import SimpleNamespace
+
+    from azurefunctions.extensions.base import Datum
+    from azurefunctions.extensions.bindings.blob import BlobClient as SdkBlobClient
+    from azurefunctions.extensions.bindings.blob.blobClientConverter import BlobClientConverter
+
+    content = json.dumps({"Connection": connection, "ContainerName": container, "BlobName": name})
+    data = SimpleNamespace(version="1.0", source="AzureStorageBlobs", content_type="application/json",
+                           content=content)
+    return BlobClientConverter.decode(Datum(data, "model_binding_data"), trigger_metadata=None, pytype=SdkBlobClient)

@@ -29,7 +29,8 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Usage) -> Usage:
-        model = self.model if self.model == other.model else f"{self.model}+{other.model}"
+        names = [m for m in (*self.model.split("+"), *other.model.split("+")) if m and m != "none"]
+        model = "+".join(dict.fromkeys(names)) or "none"
         return Usage(
             model=model,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,

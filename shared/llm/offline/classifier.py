@@ -61,6 +61,14 @@ def _enum_values(schema: dict[str, Any], field: str) -> list[str]:
     return []
 
 
+def _shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
+
+
 def _max_length(schema: dict[str, Any], field: str, default: int) -> int:
     return int(schema.get("properties", {}).get(field, {}).get("maxLength", default))
 
@@ -113,7 +121,7 @@ class OfflineClassifier:
         return {
             "category": category,
             "priority": priority,
-            "summary": first[: summary_limit - 1].rstrip() or "Ticket without text",
+            "summary": _shorten(first, min(summary_limit, 160)) or "Ticket without text",
             "suggested_actions": actions[:5],
             "estimated_resolution_hours": _HOURS.get(priority, nearest.hours if nearest else 24.0),
         }
