@@ -1,0 +1,1 @@
+"""Answering: tenant-scoped hybrid retrieval, a token-budgeted grounded prompt, checked citations."""
