@@ -35,8 +35,10 @@ test: lint unit
 docs: install
 	$(PY) -m scripts.settings_docs
 
+## Benchmark dependencies (LangChain baselines); each benchmark's command is in bench/README.md.
 bench: install
 	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) -m pip install --quiet --no-deps langchain-postgres==0.0.19
 	@echo "see bench/README.md for each benchmark's command"
 
 clean:
