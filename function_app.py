@@ -7,14 +7,25 @@ so that loading this file (every cold start, and indexing) stays cheap.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 
 import azure.functions as func
+
+# The SDK-type binding hands over a BlobClient (size, ETag and metadata before any download).
+import azurefunctions.extensions.bindings.blob as blob_sdk
 from azurefunctions.extensions.http.fastapi import JSONResponse, Request, Response
 
 from shared.problems import PROBLEM_JSON
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("ragworker")
+
+
+def _invocation(context: func.Context | None) -> AbstractContextManager[str | None]:
+    """Logs and spans inside carry the host's invocation id (the host passes ``context``)."""
+    from shared.telemetry import bind_invocation
+
+    return bind_invocation(context.invocation_id if context is not None else None)
 
 
 def _problem_response(status: int, body: dict[str, object]) -> JSONResponse:
@@ -34,47 +45,47 @@ async def health(req: Request) -> JSONResponse:
 
 
 # --- ingestion ---------------------------------------------------------------------------
-# The SDK-type binding hands over a BlobClient (size, ETag and metadata before any download).
-import azurefunctions.extensions.bindings.blob as blob_sdk  # noqa: E402
-
 
 @app.function_name("ingest_document")
 @app.blob_trigger(arg_name="client", path="documents/{name}", connection="DocumentsStorage",
                   source=func.BlobSource.EVENT_GRID)
-def ingest_document(client: blob_sdk.BlobClient) -> None:
+def ingest_document(client: blob_sdk.BlobClient, context: func.Context | None = None) -> None:
     """A created or overwritten blob -> ledger + chunks. Permanent problems are recorded in the
     ledger and return normally; transient ones raise so the platform retries."""
     from shared.ingestion.service import ingest_blob
     from shared.runtime import get_services
 
-    result = ingest_blob(get_services(), client)
+    with _invocation(context):
+        result = ingest_blob(get_services(), client)
     log.info("ingest %s: %s", result.blob_path, result.model_dump_json(exclude_none=True))
 
 
 @app.function_name("delete_document")
 @app.event_grid_trigger(arg_name="event")
-def delete_document(event: func.EventGridEvent) -> None:
+def delete_document(event: func.EventGridEvent, context: func.Context | None = None) -> None:
     """Microsoft.Storage.BlobDeleted -> the document and its chunks are removed."""
     from shared.ingestion.events import handle_blob_event
     from shared.runtime import get_services
 
-    outcome = handle_blob_event(get_services(), event.event_type, event.subject, event.get_json())
+    with _invocation(context):
+        outcome = handle_blob_event(get_services(), event.event_type, event.subject, event.get_json())
     log.info("blob event %s %s: %s", event.event_type, event.subject, outcome)
 
 
 # --- classification ----------------------------------------------------------------------
 @app.function_name("classify_ticket")
 @app.service_bus_queue_trigger(arg_name="msg", queue_name="tickets", connection="ServiceBusConnection")
-def classify_ticket(msg: func.ServiceBusMessage) -> None:
+def classify_ticket(msg: func.ServiceBusMessage, context: func.Context | None = None) -> None:
     """Ticket JSON -> one recorded outcome. Permanent problems are recorded and the message
     completes; transient ones raise, so Service Bus redelivers (then dead-letters)."""
     from shared.classification.service import Delivery, classify_delivery
 
     properties = msg.application_properties or {}
-    result = classify_delivery(Delivery(
-        message_id=msg.message_id or "", body=msg.get_body(), tenant=properties.get("tenant"),
-        delivery_count=msg.delivery_count,
-    ))
+    with _invocation(context):
+        result = classify_delivery(Delivery(
+            message_id=msg.message_id or "", body=msg.get_body(), tenant=properties.get("tenant"),
+            delivery_count=msg.delivery_count,
+        ))
     log.info("ticket message %s: %s%s", result.outcome.message_id, result.outcome.outcome,
              " (already recorded)" if result.duplicate else "")
 
