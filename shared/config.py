@@ -115,6 +115,9 @@ class Settings(BaseSettings):
         None, validation_alias=_env("DATABASE_AUTO_MIGRATE"),
         description="Apply migrations at start-up. Default: on in development; off in production, where the "
                     "deployment hook migrates as an admin and the app's identity only reads and writes.")
+    database_pool_timeout_seconds: float = Field(
+        15.0, gt=0, le=300, validation_alias=_env("DATABASE_POOL_TIMEOUT_SECONDS"),
+        description="Wait for a pooled connection before failing (transiently) so the platform retries.")
     database_pool_max_size: int = Field(
         8, ge=1, le=100, validation_alias=_env("DATABASE_POOL_MAX_SIZE"), description="Connections per instance.")
 

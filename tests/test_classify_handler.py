@@ -189,9 +189,8 @@ def test_transient_model_failure_raises_and_redelivery_records_once(
 def test_database_down_raises_then_next_delivery_gives_one_row(
         services: Services, make_settings: Any) -> None:
     down = Database("postgresql://ragworker@127.0.0.1:9/ragworker?connect_timeout=1",
-                    embedding_dimensions=services.settings.embedding_dimensions, max_size=1)
-    down._pool.timeout = 1.0  # fail within a second instead of waiting the pool's default
-    down._pool.open(wait=False)
+                    embedding_dimensions=services.settings.embedding_dimensions, max_size=1, timeout=1.0)
+    down.open(run_migrations=False, wait=False)
     set_services(Services(settings=services.settings, db=down, model=services.model))
     try:
         with pytest.raises(PoolTimeout):  # nothing recorded: the platform will redeliver

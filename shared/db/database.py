@@ -36,6 +36,7 @@ class Database:
         max_size: int = 8,
         password_provider: Callable[[], str] | None = None,
         admin_url: str | None = None,
+        timeout: float = 15.0,
     ) -> None:
         self.url = url
         self.admin_url = admin_url or url
@@ -43,7 +44,7 @@ class Database:
         self._password_provider = password_provider
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, kwargs=self._kwargs,
-            configure=_configure, name="ragworker", timeout=15.0,
+            configure=_configure, name="ragworker", timeout=timeout,
         )
 
     @classmethod
@@ -52,13 +53,14 @@ class Database:
         if not settings.database_url:
             url = embedded.start(settings.data_dir / "pg")
             return cls(url, embedding_dimensions=settings.embedding_dimensions,
-                       max_size=settings.database_pool_max_size,
+                       max_size=settings.database_pool_max_size, timeout=settings.database_pool_timeout_seconds,
                        admin_url=embedded.admin_url(settings.data_dir / "pg"))
         provider = None
         if not conninfo_to_dict(settings.database_url).get("password"):
             provider = _entra_password(settings.database_entra_scope, settings.azure_client_id)
         return cls(settings.database_url, embedding_dimensions=settings.embedding_dimensions,
-                   max_size=settings.database_pool_max_size, password_provider=provider)
+                   max_size=settings.database_pool_max_size, password_provider=provider,
+                   timeout=settings.database_pool_timeout_seconds)
 
     def _kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"autocommit": True}
@@ -66,10 +68,11 @@ class Database:
             kwargs["password"] = self._password_provider()  # fresh token for every new connection
         return kwargs
 
-    def open(self, *, run_migrations: bool = True) -> Database:
+    def open(self, *, run_migrations: bool = True, wait: bool = True) -> Database:
+        """Migrate if asked, then open the pool; ``wait=False`` opens even when the server is down."""
         if run_migrations:
             self.migrate()
-        self._pool.open(wait=True, timeout=30.0)
+        self._pool.open(wait=wait, timeout=30.0)
         return self
 
     def migrate(self, app_role: str | None = None) -> list[str]:
