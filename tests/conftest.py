@@ -14,6 +14,7 @@ import pytest
 
 from scripts.azurite import Azurite
 from shared.config import Settings, load_settings
+from shared.db import embedded
 from shared.runtime import Services, set_services
 from tests.support.aoai_server import ScriptedAOAI
 
@@ -23,9 +24,10 @@ TENANT_TABLES = ("chunks", "documents", "ticket_outcomes")
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One data dir per run: the embedded server starts once and every Services shares it."""
-    return tmp_path_factory.mktemp("rw")
+    yield tmp_path_factory.mktemp("rw")
+    embedded.stop_all()  # while the directory is still there, rather than at interpreter exit
 
 
 @pytest.fixture(scope="session")
