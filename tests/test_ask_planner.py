@@ -1,4 +1,5 @@
-"""The vector leg under a tenant filter: the plan uses HNSW and recall is not silently lost.
+"""Plans under a tenant filter: the vector leg uses HNSW and recall is not silently lost; the
+full-text leg uses its GIN index.
 
 Its own embedded server with 256-dimension vectors keeps the load fast while leaving the
 planner a real choice (tens of thousands of rows, several tenants, clustered data shared
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from psycopg import sql
 
 from shared.config import Settings, load_settings
 from shared.retrieval import search
@@ -71,6 +73,26 @@ def _plan(corpus: Corpus, settings: Settings, hybrid: bool) -> str:
 def test_plan_uses_hnsw_under_tenant_filter(corpus: Corpus, hybrid: bool) -> None:
     plan = _plan(corpus, corpus.services.settings, hybrid)
     assert "Index Scan using chunks_embedding_idx" in plan, plan[:2000]
+
+
+def test_text_leg_uses_its_gin_index_under_tenant_scope(corpus: Corpus) -> None:
+    """The text leg's function body, planned as the app role under a tenant scope (generic plan,
+    as a function's cached plan may be): GIN finds the words and the tenant in one index scan."""
+    with corpus.services.db.tenant("t3") as conn:
+        row = conn.execute("SELECT pg_get_function_sqlbody('ragworker_text_candidates'::regproc)").fetchone()
+        assert row is not None
+        body = str(row[0]).strip().removeprefix("BEGIN ATOMIC").removesuffix("END").strip().rstrip(";")
+        for n, name in enumerate(("p_tenant", "p_query", "p_limit", "p_doc_ids"), start=1):
+            body = body.replace(f"ragworker_text_candidates.{name}", f"${n}")
+        conn.execute(sql.SQL("PREPARE text_leg (text, text, integer, bigint[]) AS {}").format(sql.SQL(body)))
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) EXECUTE text_leg({}, {}, 40, NULL)").format(
+            "t3", search.text_query("17 or 170"))).fetchall()
+        conn.execute("DEALLOCATE text_leg")
+    plan = "\n".join(str(r[0]) for r in rows)
+    assert "Bitmap Index Scan on chunk_fulltext_tsv_idx" in plan, plan
+    assert "ragworker_tenant_lexeme" in plan.split("Bitmap Index Scan")[1], plan  # the tenant is in the index condition
+    assert "rows=2.00" in plan.split("Bitmap Index Scan")[1], plan  # "row 17" and "row 170" of t3 alone
 
 
 def test_recall_is_kept_by_iterative_scan(corpus: Corpus) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 from psycopg import Connection, sql
 
 _LOCK_KEY = 0x7261_6777  # "ragw"
+# Tables without FORCEd row-level security that the app's identity must not read directly.
+_OWNER_ONLY = ("chunk_fulltext",)
 
 
 def available() -> list[tuple[str, str]]:
@@ -55,3 +57,7 @@ def _grant(conn: Connection[Any], role: str) -> None:
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
     conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(ident))
     conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident))
+    for table in _OWNER_ONLY:  # read only through their owner's functions, which scope the tenant
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        if row and row[0]:
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.Identifier(table), ident))

@@ -5,8 +5,9 @@ the caller's tenant; the explicit ``tenant_id = %s`` predicate is for the planne
 pgvector 0.8's iterative index scan keeps walking the HNSW graph until enough rows pass that
 filter; without it a filtered HNSW scan silently returns fewer, worse neighbours.
 Under row-level security ``tsv @@ query`` is not LEAKPROOF, so PostgreSQL will not use it as a
-GIN index condition: the full-text leg filters the tenant's rows, and its cost grows with the
-tenant's size (see bench/retrieval_latency.py).
+GIN index condition on chunks; the full-text leg therefore reads ``chunk_fulltext`` through
+``ragworker_text_candidates`` (migration 0005), which filters on the connection's tenant itself
+and lets the GIN index find the matches (see bench/retrieval_latency.py).
 """
 
 from __future__ import annotations
@@ -82,11 +83,10 @@ _VECTOR_LEG = sql.SQL(
     "SELECT id, embedding <=> %(vec)s AS distance FROM chunks"
     " WHERE tenant_id = %(tenant)s{doc_filter} ORDER BY embedding <=> %(vec)s LIMIT %(candidates)s"
 )
+# The full-text leg reads chunk_fulltext through its owner's function (migration 0005), which
+# keeps to the connection's tenant itself so that its GIN index can serve ``@@``.
 _TEXT_LEG = sql.SQL(
-    "SELECT id, row_number() OVER (ORDER BY ts_rank_cd(tsv, websearch_to_tsquery('english', %(text)s)) DESC, id)"
-    " AS rank FROM chunks"
-    " WHERE tenant_id = %(tenant)s AND tsv @@ websearch_to_tsquery('english', %(text)s){doc_filter}"
-    " ORDER BY ts_rank_cd(tsv, websearch_to_tsquery('english', %(text)s)) DESC, id LIMIT %(candidates)s"
+    "SELECT id, rank FROM ragworker_text_candidates(%(tenant)s, %(text)s, %(candidates)s, {doc_ids})"
 )
 _NO_TEXT_LEG = sql.SQL("SELECT NULL::bigint AS id, NULL::bigint AS rank WHERE false")
 # The legs and their fusion are materialized (at most 2 x candidates rows), then joined once to
@@ -122,8 +122,9 @@ def vector_statement(doc_ids: list[int] | None = None) -> sql.Composed:
 def hybrid_statement(doc_ids: list[int] | None = None, *, with_text: bool = True) -> sql.Composed:
     """The whole hybrid query's SQL; parameters as in :func:`hybrid_search`."""
     doc_filter = _doc_filter(doc_ids)
+    doc_ids_param = sql.SQL("NULL::bigint[]") if doc_ids is None else sql.SQL("%(doc_ids)s::bigint[]")
     return _HYBRID.format(vector_leg=_VECTOR_LEG.format(doc_filter=doc_filter),
-                          text_leg=_TEXT_LEG.format(doc_filter=doc_filter) if with_text else _NO_TEXT_LEG)
+                          text_leg=_TEXT_LEG.format(doc_ids=doc_ids_param) if with_text else _NO_TEXT_LEG)
 
 
 def vector_search(
