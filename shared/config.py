@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     ingest_spool_memory_bytes: int = Field(
         8 * 1024 * 1024, ge=65536, validation_alias=_env("INGEST_SPOOL_MEMORY_BYTES"),
         description="Blob bodies above this size are spooled to a temporary file while read.")
+    ingest_writers: int = Field(
+        2, ge=1, le=16, validation_alias=_env("INGEST_WRITERS"),
+        description="Threads committing documents during a backfill while the next ones are prepared.")
 
     # --- classification ------------------------------------------------------------------
     ticket_categories: Annotated[list[str], NoDecode] = Field(

@@ -23,8 +23,8 @@ from shared.ingestion.operations import backfill, reconcile
 from shared.ingestion.reembed import stage, switch, target_settings
 from shared.retrieval import search
 from shared.runtime import Services
+from tests.support.ingest import container, markdown_doc, upload
 from tests.support.seed import seed_document
-from tests.test_ingest_support import container, markdown_doc, upload
 
 __all__ = ["container"]
 

@@ -11,7 +11,7 @@ import tiktoken
 from shared import tokens
 from shared.ingestion.chunking import Chunk, ChunkingPolicy, chunk_document
 from shared.ingestion.extract.text import parse_markdown
-from tests.test_ingest_support import markdown_doc
+from tests.support.ingest import markdown_doc
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from shared.ingestion.quota import TokenBudget
 from shared.ingestion.service import ingest_blob
 from shared.runtime import Services
 from tests.support.aoai_server import ScriptedAOAI, embeddings_vectors, rate_limited
-from tests.test_ingest_support import (
+from tests.support.ingest import (
     azure_ingest_services,
     binding_client,
     container,

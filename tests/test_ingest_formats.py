@@ -8,7 +8,7 @@ from azure.storage.blob import ContainerClient
 
 from shared.runtime import Services
 from tests.support.functions import handler
-from tests.test_ingest_support import (
+from tests.support.ingest import (
     HTML,
     binding_client,
     container,

@@ -14,7 +14,7 @@ from shared.ingestion.service import ingest_blob
 from shared.runtime import Services
 from tests.support.aoai_server import ScriptedAOAI, server_error
 from tests.support.functions import handler
-from tests.test_ingest_support import (
+from tests.support.ingest import (
     azure_ingest_services,
     binding_client,
     container,

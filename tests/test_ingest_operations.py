@@ -7,9 +7,10 @@ from typing import Any
 
 from azure.storage.blob import ContainerClient
 
+from shared.ingestion import ledger
 from shared.ingestion.operations import backfill, reconcile, status
 from shared.ingestion.reembed import stage, switch, target_settings
-from tests.test_ingest_support import container, markdown_doc, upload
+from tests.support.ingest import container, markdown_doc, upload
 
 __all__ = ["container"]
 
@@ -80,7 +81,7 @@ def test_reembed_to_a_new_dimension_and_back(make_services: Any, azurite: Any, c
 
 def test_backfill_packs_small_documents_into_shared_requests(make_services: Any, aoai_server: Any, azurite: Any,
                                                              container: ContainerClient) -> None:
-    from tests.test_ingest_support import azure_ingest_services
+    from tests.support.ingest import azure_ingest_services
 
     services = azure_ingest_services(make_services, aoai_server, azurite, embedding_batch_max_tokens=5000)
     for i in range(12):
@@ -90,3 +91,33 @@ def test_backfill_packs_small_documents_into_shared_requests(make_services: Any,
     assert report.outcomes == {"ready": 12} and report.requests == len(calls)
     assert sum(len(c.body["input"]) for c in calls) == report.embedded == report.chunks
     assert len(calls) <= math.ceil(report.tokens / 5000) + 1 < 12  # one request per document would be 12
+
+
+def test_backfill_fails_only_the_document_a_request_was_refused_for(make_services: Any, aoai_server: Any,
+                                                                    azurite: Any, container: ContainerClient) -> None:
+    """Requests span documents and run concurrently with the commits; a permanent refusal is
+    retried per document, so one bad document fails alone and the others commit whole."""
+    from tests.support.aoai_server import content_filter_400
+    from tests.support.ingest import azure_ingest_services
+
+    services = azure_ingest_services(make_services, aoai_server, azurite, embedding_batch_max_tokens=2000,
+                                     embedding_concurrency=3, ingest_writers=2)
+
+    def refuse_poison(record: Any) -> Any:
+        return content_filter_400() if any("POISON" in text for text in record.body["input"]) else None
+
+    aoai_server.script_embeddings(*[refuse_poison] * 200)
+    for i in range(10):
+        body = markdown_doc(sections=2, paragraphs=3, seed=i)
+        upload(container, f"acme/n{i}.md", body.replace("Paragraph 1 ", "POISON paragraph 1 ") if i == 4 else body)
+    report = backfill(services, container)
+    assert report.outcomes == {"ready": 9, "failed": 1} and not report.errors
+    assert report.requests == len(aoai_server.calls("embeddings")) > 2
+    rows = {r.blob_path: r for r in ledger.documents(services.db, "acme")}
+    assert rows["documents/acme/n4.md"].status == "failed"
+    assert (rows["documents/acme/n4.md"].reason or "").startswith("embedding failed")
+    with services.db.tenant("acme") as conn:
+        stored = dict(conn.execute("SELECT d.blob_path, count(c.id) FROM documents d LEFT JOIN chunks c"
+                                   " ON c.document_id = d.id GROUP BY d.blob_path").fetchall())
+    assert stored == {path: row.chunk_count for path, row in rows.items()}
+    assert stored["documents/acme/n4.md"] == 0 and min(v for k, v in stored.items() if k != "documents/acme/n4.md") > 0

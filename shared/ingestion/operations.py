@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.errors import TransientError
-from shared.ingestion import ledger
-from shared.ingestion.pipeline import IngestResult, Prepared, embed_group, prepare
+from shared.ingestion import batch, ledger
 from shared.ingestion.service import open_blob
 from shared.runtime import Services
 
@@ -39,51 +38,18 @@ class BackfillReport(BaseModel):
 def backfill(services: Services, container: ContainerClient, *, prefix: str | None = None) -> BackfillReport:
     """Ingest every blob (under ``prefix``); transient failures are listed, the rest continues.
 
-    New chunks of consecutive documents are embedded together: documents are prepared until
-    their pending tokens fill every concurrent request, then embedded in packed requests and
-    committed one transaction per document, exactly as the trigger would commit them.
+    New chunks of consecutive documents are embedded together in packed requests, and each
+    document commits in its own transaction exactly as the trigger would commit it, on
+    ``INGEST_WRITERS`` threads while the next documents are prepared (see ``batch``).
     """
-    s = services.settings
-    flush_at = s.embedding_batch_max_tokens * s.embedding_concurrency
-    results: list[IngestResult] = []
-    errors: list[str] = []
-    group: list[Prepared] = []
-    requests = 0
-
-    def flush(final: bool) -> None:
-        nonlocal requests
-        try:
-            done, sent = embed_group(services, group, final=final)
-        except TransientError as exc:
-            errors.extend(f"{p.info.name}: {exc.reason}" for p in group)
-            group.clear()
-            return
-        results.extend(done)
-        requests += sent
-
-    for item in container.list_blobs(name_starts_with=prefix):
-        try:
-            opened = open_blob(services, container.get_blob_client(item.name))
-            if isinstance(opened, IngestResult):
-                results.append(opened)
-                continue
-            with opened.body:
-                prepared = prepare(services, opened.tenant, opened.info, opened.body, opened.digest, opened.previous)
-        except TransientError as exc:
-            errors.append(f"{item.name}: {exc.reason}")
-            continue
-        if isinstance(prepared, IngestResult):
-            results.append(prepared)
-            continue
-        group.append(prepared)
-        if sum(c.token_count for p in group for c in p.todo.values()) >= flush_at:
-            flush(final=False)
-    if group:
-        flush(final=True)
+    names = (item.name for item in container.list_blobs(name_starts_with=prefix))
+    done = batch.run(services, ((name, partial(open_blob, services, container.get_blob_client(name)))
+                                for name in names))
+    results = done.results
     return BackfillReport(outcomes=dict(Counter(r.outcome for r in results)), chunks=sum(r.chunks for r in results),
                           tokens=sum(r.tokens for r in results),
                           embedded=sum(r.embedded for r in results), reused=sum(r.reused for r in results),
-                          requests=requests, errors=errors)
+                          requests=done.requests, errors=done.errors)
 
 
 def status(services: Services, tenant: str | None = None) -> dict[str, Any]:

@@ -90,8 +90,11 @@ def record(services: Services, tenant: str, info: BlobInfo, status: ledger.Statu
 
 
 def prepare(services: Services, tenant: str, info: BlobInfo, body: IO[bytes], digest: str,
-            previous: ledger.LedgerRow) -> Prepared | IngestResult:
-    """Chunks and reusable vectors of the body, or the result when there is nothing to embed."""
+            previous: ledger.LedgerRow, *, lookup: bool = True) -> Prepared | IngestResult:
+    """Chunks and reusable vectors of the body, or the result when there is nothing to embed.
+
+    ``lookup=False`` leaves the reuse lookup to the caller (a batch runs one for many documents).
+    """
     settings = services.settings
     model, token_model = embedding_model(services)
     if (previous.content_sha256 == digest and previous.status in ledger.FINISHED
@@ -109,7 +112,7 @@ def prepare(services: Services, tenant: str, info: BlobInfo, body: IO[bytes], di
                             settings.embedding_max_input_tokens)
     chunks = chunk_document(blocks, tokens.encoding_for(token_model), policy)
     hashes = [store.content_hash(c.text) for c in chunks]
-    vectors = store.reusable(services.db, tenant, hashes, model)
+    vectors = store.reusable(services.db, tenant, hashes, model) if lookup else {}
     todo = {h: c for h, c in zip(hashes, chunks, strict=True) if h not in vectors}
     return Prepared(tenant, info, digest, chunks, hashes, vectors, todo)
 

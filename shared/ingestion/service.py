@@ -24,7 +24,8 @@ from shared.ingestion.source import BlobInfo, BlobLike, download, properties
 from shared.runtime import Services
 from shared.telemetry import set_attributes, span
 
-__all__ = ["IngestResult", "Opened", "delete_blob", "ingest_blob", "ingest_bytes", "open_blob", "tenant_for"]
+__all__ = ["IngestResult", "Opened", "delete_blob", "ingest_blob", "ingest_bytes", "open_blob", "open_bytes",
+           "tenant_for"]
 log = logging.getLogger(__name__)
 
 
@@ -106,12 +107,20 @@ def open_blob(services: Services, blob: BlobLike) -> Opened | IngestResult:
 def ingest_bytes(services: Services, tenant: str, name: str, data: bytes, *, container: str = "documents",
                  etag: str | None = None) -> IngestResult:
     """The same pipeline for content already in memory (benchmarks, tools); no storage involved."""
+    opened = open_bytes(services, tenant, name, data, container=container, etag=etag)
+    if isinstance(opened, IngestResult):
+        return opened
+    return ingest_content(services, opened.tenant, opened.info, opened.body, opened.digest, opened.previous)
+
+
+def open_bytes(services: Services, tenant: str, name: str, data: bytes, *, container: str = "documents",
+               etag: str | None = None) -> Opened | IngestResult:
+    """:func:`open_blob` for content already in memory: ledger start, no download."""
     info = BlobInfo(container=container, name=name, etag=etag, size=len(data), content_type=None)
     begun = ledger.begin(services.db, tenant, info.path, etag=etag, size=len(data), content_type=None)
     if not begun.started:
         return IngestResult(blob_path=info.path, tenant=tenant, outcome="unchanged", reason=begun.current.status)
-    return ingest_content(services, tenant, info, io.BytesIO(data), hashlib.sha256(data).hexdigest(),
-                          begun.previous or begun.current)
+    return Opened(tenant, info, io.BytesIO(data), hashlib.sha256(data).hexdigest(), begun.previous or begun.current)
 
 
 def delete_blob(services: Services, blob_path: str) -> bool:

@@ -6,19 +6,15 @@ No tests here; the ``test_ingest_*`` modules import from it.
 from __future__ import annotations
 
 import io
-import json
 import zlib
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
-from azurefunctions.extensions.base import Datum
-from azurefunctions.extensions.bindings.blob import BlobClient as SdkBlobClient
-from azurefunctions.extensions.bindings.blob.blobClientConverter import BlobClientConverter
 
 from scripts.azurite import Azurite
+from scripts.invoke import blob_binding
 
 CONTAINER = "documents"
 
@@ -43,13 +39,8 @@ def upload(container: ContainerClient, name: str, data: bytes | str, **metadata:
 
 
 def binding_client(name: str, container: str = CONTAINER) -> Any:
-    """The BlobClient the Functions host would inject: built by the SDK-type binding's own converter
-    from the ``model_binding_data`` the host sends (connection name, container, blob)."""
-    content = json.dumps({"Connection": "DocumentsStorage", "ContainerName": container, "BlobName": name})
-    data = SimpleNamespace(version="1.0", source="AzureStorageBlobs", content_type="application/json",
-                           content=content)
-    return BlobClientConverter.decode(Datum(data, "model_binding_data"), trigger_metadata=None,
-                                      pytype=SdkBlobClient)
+    """The BlobClient the Functions host would inject (the SDK-type binding's own converter)."""
+    return blob_binding(name, container)
 
 
 def markdown_doc(sections: int = 12, paragraphs: int = 4, seed: int = 0) -> str:
