@@ -8,6 +8,7 @@ because superusers bypass row-level security and tenant isolation must be real h
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,17 @@ _servers: dict[Path, Any] = {}
 
 def start(data_dir: Path) -> str:
     """Start (or reuse) the server in ``data_dir``; return the app role's connection URL."""
-    from pgserver.postgres_server import get_server  # deferred: a dev/test dependency, absent in Azure
-
     data_dir = data_dir.resolve()
     with _lock:
         server = _servers.get(data_dir)
         if server is None:
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = get_server(data_dir, cleanup_mode="stop")
+            with warnings.catch_warnings():  # platformdirs complains when XDG_RUNTIME_DIR is unset (CI, root)
+                warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+                # deferred: a dev/test dependency, absent in Azure
+                from pgserver.postgres_server import get_server
+
+                server = get_server(data_dir, cleanup_mode="stop")
             _servers[data_dir] = server
     admin_url = server.get_uri()
     _bootstrap(admin_url)
