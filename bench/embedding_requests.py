@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient
-
-from bench.ingest_common import bench_services, corpus, set_hnsw, wipe
+from bench.ingest_common import bench_services, corpus, set_hnsw, upload_corpus, wipe
 from scripts.azurite import Azurite
 from shared.ingestion.operations import backfill
 from shared.ingestion.service import ingest_blob
@@ -50,11 +48,7 @@ def main() -> None:
     docs = corpus(args.mb)
     with ScriptedAOAI(default_dimensions=DIMENSIONS) as server, \
             Azurite(Path(tempfile.mkdtemp(prefix="bench-azurite-"))) as azurite:
-        container = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(
-            "documents")
-        container.create_container()
-        for name, data in docs:
-            container.upload_blob(name, data, overwrite=True)
+        container = upload_corpus(azurite.connection_string, docs)
         runs: list[tuple[str, dict[str, Any], str]] = [
             ("packed across documents (backfill)", {}, "backfill"),
             ("packed per document (trigger path)", {}, "trigger"),

@@ -86,3 +86,14 @@ def hnsw_options() -> str:
 
 def path_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def upload_corpus(connection_string: str, docs: list[tuple[str, bytes]]) -> Any:
+    """A fresh ``documents`` container on Azurite holding ``docs``; returns its ContainerClient."""
+    from azure.storage.blob import BlobServiceClient
+
+    container = BlobServiceClient.from_connection_string(connection_string).get_container_client("documents")
+    container.create_container()
+    for name, data in docs:
+        container.upload_blob(name, data, overwrite=True)
+    return container

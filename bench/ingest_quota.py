@@ -26,7 +26,7 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
-from bench.ingest_common import bench_services, corpus, set_hnsw, wipe
+from bench.ingest_common import bench_services, corpus, set_hnsw, upload_corpus, wipe
 from scripts.azurite import Azurite
 from shared.errors import TransientError
 from shared.ingestion.operations import status
@@ -105,11 +105,7 @@ def main() -> None:
     names = [name for name, _ in docs]
     with ScriptedAOAI(default_dimensions=DIMENSIONS) as server, \
             Azurite(Path(tempfile.mkdtemp(prefix="bench-azurite-"))) as azurite:
-        container = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(
-            "documents")
-        container.create_container()
-        for name, data in docs:
-            container.upload_blob(name, data, overwrite=True)
+        upload_corpus(azurite.connection_string, docs)
         print(f"corpus: {len(docs)} documents, {sum(len(d) for _, d in docs) / 1e6:.2f} MB; quota {args.tpm} tokens"
               f" per {args.window:g} s window; {WORKERS} workers")
         for shared in (True, False):
