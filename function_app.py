@@ -1,10 +1,10 @@
 """Azure Functions wiring only: bind, parse into a pydantic model, call one service, map the outcome.
 
 Everything with logic lives in ``shared/``. Service modules are imported inside the handlers
-so that loading this file (every cold start, and indexing) stays cheap.
+so that loading this file (every cold start, and indexing) stays cheap. No
+``from __future__ import annotations`` here: the worker reads the real parameter types to
+choose bindings (SDK-type blob client, FastAPI request).
 """
-
-from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
