@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from pgvector.psycopg import register_vector
-from psycopg import Connection
+from psycopg import Connection, sql
+
+from tests.support.seed import copy_document
 
 Vectors = npt.NDArray[np.float32]
 TOPICS, SUBTOPICS = 50, 20
@@ -74,11 +76,10 @@ def _words(key: str, count: int) -> list[str]:
     return ["".join(_SYLLABLES[int(i)] for i in rng.integers(0, len(_SYLLABLES), 3)) for _ in range(count)]
 
 
-def _rows(corpus: Corpus, index: int, document_id: int) -> Iterator[tuple[object, ...]]:
+def _rows(corpus: Corpus, index: int) -> Iterator[tuple[object, ...]]:
     vectors, texts = corpus.tenant_data(index)
-    tenant = corpus.tenant(index)
     for ordinal, (vector, text) in enumerate(zip(vectors, texts, strict=True)):
-        yield tenant, document_id, ordinal, text, "-", 0, len(text), 30, "synthetic", vector
+        yield ordinal, text, "-", 0, len(text), 30, "synthetic", vector
 
 
 def load(admin_url: str, corpus: Corpus, *, workers: int = 2, memory: str = "2GB") -> dict[str, float]:
@@ -92,18 +93,10 @@ def load(admin_url: str, corpus: Corpus, *, workers: int = 2, memory: str = "2GB
         conn.execute("DROP INDEX chunks_embedding_idx")
         started = time.perf_counter()
         for index in range(corpus.tenants):
-            row = conn.execute("INSERT INTO documents (tenant_id, blob_path, status) VALUES (%s, %s, 'ready')"
-                               " RETURNING id", (corpus.tenant(index), f"bench/{corpus.tenant(index)}.txt")).fetchone()
-            assert row is not None
-            with conn.cursor().copy(
-                "COPY chunks (tenant_id, document_id, ordinal, content, content_sha256, char_start, char_end,"
-                " token_count, embedding_model, embedding) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["text", "int8", "int4", "text", "text", "int4", "int4", "int4", "text", "vector"])
-                for values in _rows(corpus, index, int(row[0])):
-                    copy.write_row(values)
+            tenant = corpus.tenant(index)
+            copy_document(conn, tenant, f"bench/{tenant}.txt", _rows(corpus, index))
         timings["copy_s"] = time.perf_counter() - started
-        conn.execute(f"ALTER TABLE chunks SET (parallel_workers = {int(workers)})")
+        conn.execute(sql.SQL("ALTER TABLE chunks SET (parallel_workers = {})").format(sql.Literal(int(workers))))
         conn.execute("SELECT set_config('maintenance_work_mem', %s, false),"
                      " set_config('max_parallel_maintenance_workers', %s, false)", (memory, str(workers)))
         started = time.perf_counter()

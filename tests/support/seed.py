@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +105,30 @@ def around(rng: np.random.Generator, points: npt.NDArray[np.float32], rows: int,
     return (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
 
 
+_COPY_CHUNKS = (
+    "COPY chunks (tenant_id, document_id, ordinal, content, content_sha256, char_start, char_end,"
+    " token_count, embedding_model, embedding) FROM STDIN WITH (FORMAT BINARY)"
+)
+_COPY_TYPES = ["text", "int8", "int4", "text", "text", "int4", "int4", "int4", "text", "vector"]
+
+
+def copy_document(conn: Any, tenant: str, blob_path: str, chunks: Iterable[tuple[object, ...]]) -> int:
+    """Insert a ready document and COPY BINARY its chunks; returns the document id.
+
+    ``chunks`` rows are (ordinal, content, content_sha256, char_start, char_end, token_count,
+    embedding_model, embedding). COPY is refused under RLS, so ``conn`` is a superuser's.
+    """
+    row = conn.execute("INSERT INTO documents (tenant_id, blob_path, status) VALUES (%s, %s, 'ready')"
+                       " RETURNING id", (tenant, blob_path)).fetchone()
+    assert row is not None
+    document_id = int(row[0])
+    with conn.cursor().copy(_COPY_CHUNKS) as copy:
+        copy.set_types(_COPY_TYPES)
+        for values in chunks:
+            copy.write_row((tenant, document_id, *values))
+    return document_id
+
+
 def bulk_load(admin_url: str, vectors_by_tenant: dict[str, npt.NDArray[np.float32]]) -> dict[str, list[int]]:
     """COPY BINARY as superuser (COPY is refused under RLS); returns chunk ids.
 
@@ -120,18 +145,10 @@ def bulk_load(admin_url: str, vectors_by_tenant: dict[str, npt.NDArray[np.float3
         assert found is not None
         conn.execute("DROP INDEX chunks_embedding_idx")
         for tenant, vectors in vectors_by_tenant.items():
-            row = conn.execute("INSERT INTO documents (tenant_id, blob_path, status) VALUES (%s, %s, 'ready')"
-                               " RETURNING id", (tenant, f"documents/{tenant}/bulk.txt")).fetchone()
-            assert row is not None
-            with conn.cursor().copy(
-                "COPY chunks (tenant_id, document_id, ordinal, content, content_sha256, char_start, char_end,"
-                " token_count, embedding_model, embedding) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["text", "int8", "int4", "text", "text", "int4", "int4", "int4", "text", "vector"])
-                for i, vector in enumerate(vectors):
-                    copy.write_row((tenant, row[0], i, f"row {i}", "-", 0, 1, 1, "synthetic", vector))
+            rows = ((i, f"row {i}", "-", 0, 1, 1, "synthetic", vector) for i, vector in enumerate(vectors))
+            document_id = copy_document(conn, tenant, f"documents/{tenant}/bulk.txt", rows)
             ids[tenant] = [int(r[0]) for r in conn.execute(
-                "SELECT id FROM chunks WHERE document_id = %s ORDER BY ordinal", (row[0],)).fetchall()]
+                "SELECT id FROM chunks WHERE document_id = %s ORDER BY ordinal", (document_id,)).fetchall()]
         conn.execute("SET maintenance_work_mem = '256MB'")
         conn.execute(found[0])
         conn.execute("ANALYZE chunks")
