@@ -33,14 +33,20 @@ def content_hash(text: str) -> str:
 
 
 def reusable(db: Database, tenant: str, hashes: Sequence[str], model: str) -> dict[str, Any]:
-    """Stored vectors for chunk texts this tenant already embedded with ``model``."""
+    """Stored vectors for chunk texts this tenant already embedded with ``model``.
+
+    Never a prepared statement: psycopg prepares a statement after a few executions and
+    PostgreSQL may then keep a generic plan made while ``chunks`` was small. On a fresh
+    deployment's first backfill that plan was a sequential scan, so every lookup grew with the
+    table (10 ms per document after 1,300 chunks instead of 0.7 ms; bench/ingest_vs_langchain.py).
+    """
     if not hashes:
         return {}
     with db.tenant(tenant) as conn:
         rows = conn.execute(
             "SELECT DISTINCT ON (content_sha256) content_sha256, embedding FROM chunks"
             " WHERE content_sha256 = ANY(%s) AND embedding_model = %s",
-            (list(set(hashes)), model),
+            (list(set(hashes)), model), prepare=False,
         ).fetchall()
     return {str(h): _as_array(v) for h, v in rows}
 
