@@ -87,7 +87,7 @@ def plan_uses_hnsw(db: Database, settings: Settings | None, query: Query, *, hyb
             search.configure_session(conn, settings)
         if extra:
             conn.execute(extra)
-        statement = search.hybrid_statement() if hybrid else search.vector_statement()
+        statement = search.hybrid_statement(len(query[1])) if hybrid else search.vector_statement(len(query[1]))
         params = {"vec": query[1], "tenant": query[0], "candidates": settings.retrieval_candidates if settings else K,
                   "text": search.text_query(query[2]), "rrf_k": 60, "floor": 0.0, "top_k": K}
         plan = conn.execute(b"EXPLAIN (COSTS OFF) " + statement.as_bytes(conn), params).fetchall()

@@ -62,7 +62,7 @@ def _plan(corpus: Corpus, settings: Settings, hybrid: bool) -> str:
     with corpus.services.db.tenant("t3") as conn:
         search.configure_session(conn, settings)
         conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        statement = search.hybrid_statement() if hybrid else search.vector_statement()
+        statement = search.hybrid_statement(len(query)) if hybrid else search.vector_statement(len(query))
         params = {"vec": query, "tenant": "t3", "candidates": settings.retrieval_candidates, "text": "row or 7",
                   "rrf_k": settings.rrf_k, "floor": 0.0, "top_k": K}
         rows = conn.execute(b"EXPLAIN " + statement.as_bytes(conn), params).fetchall()

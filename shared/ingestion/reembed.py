@@ -10,6 +10,8 @@ EMBEDDING_DEPLOYMENT / EMBEDDING_DIMENSIONS to the new values.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from psycopg import sql
 
@@ -21,6 +23,7 @@ from shared.runtime import Services
 
 _PAGE = 2000
 _STORAGE = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}
+_HALFVEC_CAST = re.compile(r"halfvec\(\d+\)")  # the index expression's dimension (migration 0006)
 
 
 def target_settings(settings: Settings, model: str, dimensions: int) -> Settings:
@@ -92,6 +95,6 @@ def switch(services: Services, target: Settings) -> int:
             conn.execute(sql.SQL("ALTER TABLE chunks ALTER COLUMN embedding TYPE vector({})").format(
                 sql.Literal(dimensions)))
             conn.execute(sql.SQL("ALTER TABLE chunks ALTER COLUMN embedding SET STORAGE {}").format(sql.SQL(storage)))
-            if index is not None:
-                conn.execute(sql.SQL(str(index[0])))  # the definition PostgreSQL itself printed
+            if index is not None:  # the definition PostgreSQL itself printed, cast to the new dimension
+                conn.execute(sql.SQL(_HALFVEC_CAST.sub(f"halfvec({dimensions})", str(index[0]))))
     return switched

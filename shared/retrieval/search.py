@@ -79,9 +79,12 @@ def document_ids(conn: Conn, filters: Filters) -> list[int] | None:
     return [int(r[0]) for r in rows]
 
 
+# Ordered by the half-precision distance, the expression the HNSW index is built on (migration
+# 0006; the cast's dimension must match it); the distance reported is the exact one.
 _VECTOR_LEG = sql.SQL(
     "SELECT id, embedding <=> %(vec)s AS distance FROM chunks"
-    " WHERE tenant_id = %(tenant)s{doc_filter} ORDER BY embedding <=> %(vec)s LIMIT %(candidates)s"
+    " WHERE tenant_id = %(tenant)s{doc_filter}"
+    " ORDER BY embedding::halfvec({dims}) <=> %(vec)s::halfvec({dims}) LIMIT %(candidates)s"
 )
 # The full-text leg reads chunk_fulltext through its owner's function (migration 0005), which
 # keeps to the connection's tenant itself so that its GIN index can serve ``@@``.
@@ -114,16 +117,15 @@ def _doc_filter(ids: list[int] | None) -> sql.Composable:
     return sql.SQL("") if ids is None else sql.SQL(" AND document_id = ANY(%(doc_ids)s)")
 
 
-def vector_statement(doc_ids: list[int] | None = None) -> sql.Composed:
-    """The vector leg's SQL (also for EXPLAIN in tests and benchmarks)."""
-    return _VECTOR_LEG.format(doc_filter=_doc_filter(doc_ids))
+def vector_statement(dimensions: int, doc_ids: list[int] | None = None) -> sql.Composed:
+    """The vector leg's SQL for query vectors of ``dimensions`` (also for EXPLAIN in tests and benchmarks)."""
+    return _VECTOR_LEG.format(doc_filter=_doc_filter(doc_ids), dims=sql.Literal(dimensions))
 
 
-def hybrid_statement(doc_ids: list[int] | None = None, *, with_text: bool = True) -> sql.Composed:
+def hybrid_statement(dimensions: int, doc_ids: list[int] | None = None, *, with_text: bool = True) -> sql.Composed:
     """The whole hybrid query's SQL; parameters as in :func:`hybrid_search`."""
-    doc_filter = _doc_filter(doc_ids)
     doc_ids_param = sql.SQL("NULL::bigint[]") if doc_ids is None else sql.SQL("%(doc_ids)s::bigint[]")
-    return _HYBRID.format(vector_leg=_VECTOR_LEG.format(doc_filter=doc_filter),
+    return _HYBRID.format(vector_leg=vector_statement(dimensions, doc_ids),
                           text_leg=_TEXT_LEG.format(doc_ids=doc_ids_param) if with_text else _NO_TEXT_LEG)
 
 
@@ -138,7 +140,7 @@ def vector_search(
     as the hybrid query does with its vector leg.
     """
     query = sql.SQL("SELECT id, distance FROM ({leg}) AS leg ORDER BY distance, id LIMIT %(limit)s").format(
-        leg=vector_statement(doc_ids))
+        leg=vector_statement(len(vector), doc_ids))
     params = {"vec": np.asarray(vector, dtype=np.float32), "tenant": tenant_id, "doc_ids": doc_ids,
               "candidates": max(candidates or limit, limit), "limit": limit}
     return [(int(r[0]), float(r[1])) for r in conn.execute(query, params).fetchall()]
@@ -160,7 +162,7 @@ def hybrid_search(
     if doc_ids is not None and not doc_ids:
         return []
     terms = text_query(question)
-    query = hybrid_statement(doc_ids, with_text=bool(terms))
+    query = hybrid_statement(len(vector), doc_ids, with_text=bool(terms))
     params: dict[str, Any] = {
         "vec": np.asarray(vector, dtype=np.float32), "tenant": tenant_id, "text": terms,
         "candidates": candidates, "rrf_k": rrf_k, "floor": floor, "top_k": top_k, "doc_ids": doc_ids,

@@ -11,9 +11,6 @@
 -- (shared/retrieval/search.py). Applies to rows written after this migration.
 ALTER TABLE chunks ALTER COLUMN embedding SET STORAGE MAIN;
 
--- ef_construction 128 (default 64): on the benchmark corpus recall@10 under a tenant filter at
--- ef_search 100 rises from 0.965 to 0.999 for a 1.6x longer build. ef_search cannot simply be
--- raised instead: at 200 the planner falls back to the exact scan for 40 candidates.
-DROP INDEX chunks_embedding_idx;
-CREATE INDEX chunks_embedding_idx ON chunks USING hnsw (embedding vector_cosine_ops)
-    WITH (m = 16, ef_construction = 128);
+-- The HNSW index (m 16, ef_construction 128) is built by 0006, in half precision. Databases
+-- migrated before 0006 existed got a full-precision one here; 0006 replaces it.
+DROP INDEX IF EXISTS chunks_embedding_idx;
