@@ -66,16 +66,16 @@ _index_definition: list[str] = []
 def set_hnsw(services: Services, present: bool) -> None:
     """Drop the chunks HNSW index, or put it back exactly as the migrations defined it."""
     import psycopg
-    from psycopg import sql
 
     with psycopg.connect(services.db.url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_get_indexdef(to_regclass('chunks_embedding_idx'))").fetchone()
         if row and row[0] and not _index_definition:
             _index_definition.append(str(row[0]))
         if present and not (row and row[0]):
-            conn.execute(_index_definition[0] if _index_definition else sql.SQL(
-                "CREATE INDEX chunks_embedding_idx ON chunks USING hnsw ((embedding::halfvec({})) halfvec_cosine_ops)"
-                " WITH (m = 16, ef_construction = 128)").format(sql.Literal(services.settings.embedding_dimensions)))
+            if _index_definition:
+                conn.execute(_index_definition[0])
+            else:
+                conn.execute("SELECT ragworker_build_embedding_index(%s)", (services.settings.embedding_dimensions,))
         elif not present:
             conn.execute("DROP INDEX IF EXISTS chunks_embedding_idx")
 

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         description="Embedding model (Azure: deployment name).")
     embedding_dimensions: int = Field(
         1536, ge=256, le=4000, validation_alias=_env("EMBEDDING_DIMENSIONS"),
-        description="Vector size stored in PostgreSQL (offline embedder: any value >= 256).")
+        description="Vector size in PostgreSQL, up to 4000 (indexed in half precision above 2000; offline: >= 256).")
     embedding_max_input_tokens: int = Field(
         8191, ge=256, validation_alias=_env("EMBEDDING_MAX_INPUT_TOKENS"),
         description="The embedding model's per-input token limit.")

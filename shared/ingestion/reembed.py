@@ -10,8 +10,6 @@ EMBEDDING_DEPLOYMENT / EMBEDDING_DIMENSIONS to the new values.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from psycopg import sql
 
@@ -23,7 +21,6 @@ from shared.runtime import Services
 
 _PAGE = 2000
 _STORAGE = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}
-_HALFVEC_CAST = re.compile(r"halfvec\(\d+\)")  # the index expression's dimension (migration 0006)
 
 
 def target_settings(settings: Settings, model: str, dimensions: int) -> Settings:
@@ -72,8 +69,7 @@ def switch(services: Services, target: Settings) -> int:
                            " AND attname = 'embedding'").fetchone()
         retype = row is None or int(row[0]) != dimensions  # pgvector keeps the dimension in the typmod
         storage = _STORAGE.get(str(row[1]) if row else "", "EXTENDED")
-        index = conn.execute("SELECT pg_get_indexdef('chunks_embedding_idx'::regclass)").fetchone()
-        if retype:  # the index and the column's storage are recreated exactly as they were
+        if retype:  # the column keeps its storage; the index is rebuilt for the new dimension
             conn.execute("DROP INDEX IF EXISTS chunks_embedding_idx")
             conn.execute("ALTER TABLE chunks ALTER COLUMN embedding TYPE vector")
         for tenant in tenants:
@@ -95,6 +91,5 @@ def switch(services: Services, target: Settings) -> int:
             conn.execute(sql.SQL("ALTER TABLE chunks ALTER COLUMN embedding TYPE vector({})").format(
                 sql.Literal(dimensions)))
             conn.execute(sql.SQL("ALTER TABLE chunks ALTER COLUMN embedding SET STORAGE {}").format(sql.SQL(storage)))
-            if index is not None:  # the definition PostgreSQL itself printed, cast to the new dimension
-                conn.execute(sql.SQL(_HALFVEC_CAST.sub(f"halfvec({dimensions})", str(index[0]))))
+            conn.execute("SELECT ragworker_build_embedding_index(%s)", (dimensions,))  # as migration 0006 does
     return switched

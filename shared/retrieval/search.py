@@ -79,13 +79,15 @@ def document_ids(conn: Conn, filters: Filters) -> list[int] | None:
     return [int(r[0]) for r in rows]
 
 
-# Ordered by the half-precision distance, the expression the HNSW index is built on (migration
-# 0006; the cast's dimension must match it); the distance reported is the exact one.
 _VECTOR_LEG = sql.SQL(
     "SELECT id, embedding <=> %(vec)s AS distance FROM chunks"
-    " WHERE tenant_id = %(tenant)s{doc_filter}"
-    " ORDER BY embedding::halfvec({dims}) <=> %(vec)s::halfvec({dims}) LIMIT %(candidates)s"
+    " WHERE tenant_id = %(tenant)s{doc_filter} ORDER BY {order} LIMIT %(candidates)s"
 )
+# Above 2,000 dimensions the HNSW index is built on embedding::halfvec(n) (migration 0006), so the
+# leg orders by that expression, cast to the same dimension; the distance reported stays exact.
+HALFVEC_INDEX_ABOVE = 2000
+_FULL_ORDER = sql.SQL("embedding <=> %(vec)s")
+_HALF_ORDER = sql.SQL("embedding::halfvec({dims}) <=> %(vec)s::halfvec({dims})")
 # The full-text leg reads chunk_fulltext through its owner's function (migration 0005), which
 # keeps to the connection's tenant itself so that its GIN index can serve ``@@``.
 _TEXT_LEG = sql.SQL(
@@ -119,7 +121,8 @@ def _doc_filter(ids: list[int] | None) -> sql.Composable:
 
 def vector_statement(dimensions: int, doc_ids: list[int] | None = None) -> sql.Composed:
     """The vector leg's SQL for query vectors of ``dimensions`` (also for EXPLAIN in tests and benchmarks)."""
-    return _VECTOR_LEG.format(doc_filter=_doc_filter(doc_ids), dims=sql.Literal(dimensions))
+    order = _HALF_ORDER.format(dims=sql.Literal(dimensions)) if dimensions > HALFVEC_INDEX_ABOVE else _FULL_ORDER
+    return _VECTOR_LEG.format(doc_filter=_doc_filter(doc_ids), order=order)
 
 
 def hybrid_statement(dimensions: int, doc_ids: list[int] | None = None, *, with_text: bool = True) -> sql.Composed:
