@@ -45,7 +45,7 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_tenant_idx ON chunks (tenant_id);
 CREATE INDEX chunks_reuse_idx ON chunks (tenant_id, content_sha256, embedding_model);
 CREATE INDEX chunks_tsv_idx ON chunks USING gin (tsv);
--- The HNSW index on embedding is created by 0006 (half precision, so any supported dimension fits).
+-- The HNSW index on embedding is built by 0006 (full precision up to 2,000 dimensions, half above).
 
 CREATE TABLE ticket_outcomes (
     message_id        text PRIMARY KEY,

@@ -11,6 +11,6 @@
 -- (shared/retrieval/search.py). Applies to rows written after this migration.
 ALTER TABLE chunks ALTER COLUMN embedding SET STORAGE MAIN;
 
--- The HNSW index (m 16, ef_construction 128) is built by 0006, in half precision. Databases
--- migrated before 0006 existed got a full-precision one here; 0006 replaces it.
+-- The HNSW index (m 16, ef_construction 128) is built by 0006, for any supported dimension.
+-- Databases migrated before 0006 existed got one here; 0006 rebuilds it the same way.
 DROP INDEX IF EXISTS chunks_embedding_idx;
