@@ -7,7 +7,7 @@
 -- expression, with the same 2,000 threshold). Up to 2,000 it stays full precision: at 100k
 -- chunks x 1536 with a hot cache the half-precision index was half the size (391 vs 781 MB) but
 -- its vector leg was 0.8 ms slower at p50 (2.9 vs 2.1 ms; converting halves costs more than
--- reading fewer pages), and issue-sized corpora fit in memory.
+-- reading fewer pages), and a server sized for its index holds it in memory.
 --
 -- ef_construction 128 (default 64): on the benchmark corpus recall@10 under a tenant filter at
 -- ef_search 100 rises from 0.965 to 0.999 for a 1.6x longer build. ef_search cannot simply be
